@@ -1,0 +1,21 @@
+"""Shared fixtures: the project root and one strict build of the book per test session."""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = pathlib.Path(sys.executable).with_name("jupyter-book")
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory):
+    """Build the book once with -W -n --keep-going; return (output folder, completed process)."""
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run(
+        [str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out),
+         "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    return out / "_build" / "html", proc
