@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# A local copy of MathJax (npm) for the offline build and the browser tests; Debian's Chromium drives those tests.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _build/mathjax/node_modules/mathjax
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test lab serve clean
+.PHONY: book book-offline test mathjax lab serve clean
 
 # (Re)create the virtual environment whenever requirements.txt is newer than it.
 $(VENV)/installed: requirements.txt
@@ -17,8 +21,18 @@ $(VENV)/installed: requirements.txt
 book: $(VENV)/installed
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
+# Readable with no network: MathJax is copied into the site instead of loaded from its CDN.
+book-offline: $(VENV)/installed mathjax
+	BOOK_MATHJAX_DIR=$(MATHJAX) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
+
+# The browser tests run when Chromium is installed (they fetch MathJax first); otherwise pytest says they skip.
 test: $(VENV)/installed
-	$(BIN)/python -m pytest
+	@if [ -x "$(CHROMIUM)" ]; then $(MAKE) --no-print-directory mathjax; fi
+	MATHJAX_DIR=$(MATHJAX) CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+mathjax: $(MATHJAX)/es5/tex-mml-chtml.js
+$(MATHJAX)/es5/tex-mml-chtml.js:
+	npm install --silent --no-audit --no-fund --prefix _build/mathjax mathjax@$(MATHJAX_VERSION)
 
 lab: $(VENV)/installed
 	$(BIN)/jupyter lab book/

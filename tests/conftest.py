@@ -1,4 +1,5 @@
 """Shared fixtures: the project root and one strict build of the book per test session."""
+import os
 import pathlib
 import subprocess
 import sys
@@ -11,11 +12,14 @@ JUPYTER_BOOK = pathlib.Path(sys.executable).with_name("jupyter-book")
 
 @pytest.fixture(scope="session")
 def book_build(tmp_path_factory):
-    """Build the book once with -W -n --keep-going; return (output folder, completed process)."""
+    """Build the book as published (MathJax from its CDN) once, with -W -n --keep-going.
+
+    Returns the HTML folder and the completed build process."""
     out = tmp_path_factory.mktemp("book")
+    env = {k: v for k, v in os.environ.items() if k != "BOOK_MATHJAX_DIR"}
     proc = subprocess.run(
         [str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out),
          "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True, text=True, cwd=ROOT, env=env,
     )
     return out / "_build" / "html", proc
