@@ -1,5 +1,6 @@
 """Notebook hygiene: what nbval strict and readers rely on, checked for every notebook under book/."""
 import json
+import re
 
 import pytest
 
@@ -40,3 +41,13 @@ def test_notebook_stores_no_unexpected_errors(path):
         expected = "raises-exception" in cell["metadata"].get("tags", [])
         errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
         assert bool(errors) == expected, f"code cell {number}: stored error {errors and errors[0]['ename']}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_nbval_markers_are_spelled_exactly(path):
+    """nbval honours a marker only when the comment is the bare marker, e.g. `# NBVAL_IGNORE_OUTPUT`."""
+    _, cells = code_cells(path)
+    for number, cell in enumerate(cells, 1):
+        for line in "".join(cell["source"]).splitlines():
+            if re.match(r"\s*#\s*NBVAL_", line):
+                assert re.fullmatch(r"\s*#\s*NBVAL_[A-Z_]+\s*", line), f"code cell {number}: {line.strip()!r}"
