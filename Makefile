@@ -8,7 +8,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX := _build/mathjax/node_modules/mathjax
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book book-offline test mathjax lab serve clean
+.PHONY: book book-offline test mathjax bench lab serve clean
 
 # (Re)create the virtual environment whenever requirements.txt is newer than it.
 $(VENV)/installed: requirements.txt
@@ -33,6 +33,10 @@ test: $(VENV)/installed
 mathjax: $(MATHJAX)/es5/tex-mml-chtml.js
 $(MATHJAX)/es5/tex-mml-chtml.js:
 	npm install --silent --no-audit --no-fund --prefix _build/mathjax mathjax@$(MATHJAX_VERSION)
+
+# Print the cost table of book/06_cost.ipynb for this machine (e.g. make bench BENCH_ARGS="--sizes 256 1024").
+bench: $(VENV)/installed
+	$(BIN)/python benchmarks/cost_table.py $(BENCH_ARGS)
 
 lab: $(VENV)/installed
 	$(BIN)/jupyter lab book/
