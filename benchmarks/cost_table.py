@@ -2,10 +2,12 @@
 """What the matmul JVP costs on this machine, as a ratio to the primal C = A @ B.
 
 For square n x n matrices it prints one table, methods x sizes: the median over interleaved rounds of
-time(method) / time(primal) in the same round; then the primal's GFLOP/s, the best of which we take as the
-machine's GEMM rate; then each method's share of that rate on the 6 n^3 flops that (C, C_dot) needs
-(100% = three products at the machine's rate). NumPy runs in float64; JAX (jitted, on its default device)
-in float32 unless told otherwise. The chapter book/06_cost.ipynb explains every row.
+time(method) / time(primal) in the same round, next to the method's flop count in primals; then the primal's
+GFLOP/s, the best of which we take as the machine's GEMM rate; then each method's share of that rate on the
+6 n^3 flops that (C, C_dot) needs (100% = three products at the machine's rate); last, the largest n whose
+explicit Jacobian fits in this machine's memory. NumPy runs in float64; JAX (jitted, on its default device)
+in float32 unless told otherwise. The chapter book/06_cost.ipynb explains every row; the method names, the
+timing helper and the statistic are the chapter's.
 
     python benchmarks/cost_table.py                          # n = 256 512 1024 2048, 5 rounds
     python benchmarks/cost_table.py --sizes 256 1024 --repeats 9 --jax-dtype float64
@@ -24,7 +26,7 @@ EPS = np.finfo(np.float64).eps
 
 
 def numpy_methods():
-    """[(name, f(A, B, A_dot, B_dot))] for the NumPy ways to get (C, C_dot); the primal first."""
+    """[(name, flop count in primals, f(A, B, A_dot, B_dot))] for the NumPy ways to get (C, C_dot); primal first."""
     def forward_diff(A, B, A_dot, B_dot, h=np.sqrt(EPS)):
         C = A @ B
         return C, ((A + h * A_dot) @ (B + h * B_dot) - C) / h
@@ -43,19 +45,22 @@ def numpy_methods():
         S = D @ np.vstack([B, B_dot])
         return S[:m], S[m:]
 
+    def one_gemm(A, B, A_dot, B_dot):
+        return A @ B, np.hstack([A_dot, A]) @ np.vstack([B, B_dot])
+
     return [
-        ("primal A @ B", lambda A, B, A_dot, B_dot: A @ B),
-        ("rule A_dot B + A B_dot", lambda A, B, A_dot, B_dot: (A @ B, A_dot @ B + A @ B_dot)),
-        ("one GEMM [A_dot A][B; B_dot]", lambda A, B, A_dot, B_dot: (A @ B, np.hstack([A_dot, A]) @ np.vstack([B, B_dot]))),
-        ("dual block [[A,0],[A_dot,A]]", dual_block),
-        ("forward difference", forward_diff),
-        ("central difference", central_diff),
-        ("complex step", complex_step),
+        ("primal", 1, lambda A, B, A_dot, B_dot: A @ B),
+        ("rule", 3, lambda A, B, A_dot, B_dot: (A @ B, A_dot @ B + A @ B_dot)),
+        ("one GEMM", 3, one_gemm),
+        ("dual block", 4, dual_block),
+        ("forward diff", 2, forward_diff),
+        ("central diff", 3, central_diff),
+        ("complex step", 4, complex_step),
     ]
 
 
 def jax_methods(dtype):
-    """([(name, f)], convert) for jitted JAX: primal, jax.jvp of jnp.matmul, our custom_jvp rule."""
+    """([(name, flop count, f)], convert) for jitted JAX: primal, jax.jvp of jnp.matmul, our custom_jvp rule."""
     try:
         import jax
         import jax.numpy as jnp
@@ -72,33 +77,41 @@ def jax_methods(dtype):
         (A, B), (A_dot, B_dot) = primals, tangents
         return A @ B, A_dot @ B + A @ B_dot
 
-    fns = [("primal", lambda A, B, A_dot, B_dot: A @ B),
-           ("jax.jvp", lambda A, B, A_dot, B_dot: jax.jvp(jnp.matmul, (A, B), (A_dot, B_dot))),
-           ("custom_jvp", lambda A, B, A_dot, B_dot: jax.jvp(matmul, (A, B), (A_dot, B_dot)))]
-    methods = [(f"JAX {jax.default_backend()} {dtype} {name}",
-                lambda *xs, f=jax.jit(f): jax.block_until_ready(f(*xs))) for name, f in fns]
+    fns = [("primal", 1, lambda A, B, A_dot, B_dot: A @ B),
+           ("jax.jvp", 3, lambda A, B, A_dot, B_dot: jax.jvp(jnp.matmul, (A, B), (A_dot, B_dot))),
+           ("custom_jvp", 3, lambda A, B, A_dot, B_dot: jax.jvp(matmul, (A, B), (A_dot, B_dot)))]
+    methods = [(f"JAX {name}", c, lambda *xs, f=jax.jit(f): jax.block_until_ready(f(*xs))) for name, c, f in fns]
     return methods, lambda X: jnp.asarray(X, dtype=dtype)
 
 
-def round_robin(calls, repeats, min_sample_s=0.005):
-    """Seconds per call of each zero-argument callable, timed in turn `repeats` times after a warm-up;
-    a sample repeats the call until the first callable's sample lasts at least min_sample_s."""
-    for f in calls.values():
-        f()
+def timed(f):
+    """Seconds taken by one call of f()."""
     t0 = time.perf_counter()
-    next(iter(calls.values()))()
-    k = max(1, math.ceil(min_sample_s / (time.perf_counter() - t0)))
+    f()
+    return time.perf_counter() - t0
+
+
+def round_robin(calls, repeats, min_sample_s=0.005):
+    """Seconds per call of each zero-argument callable, timed in turn `repeats` times after a warm-up.
+
+    A call shorter than `min_sample_s` is repeated within each of its samples, and the sample divided."""
+    reps = {}
+    for name, f in calls.items():
+        f()
+        reps[name] = max(1, math.ceil(min_sample_s / min(timed(f) for _ in range(3))))
     times = {name: [] for name in calls}
     for _ in range(repeats):
         for name, f in calls.items():
-            t0 = time.perf_counter()
-            for _ in range(k):
+            if reps[name] > 1:  # a short call: one untimed call first, to wake threads and warm caches
                 f()
-            times[name].append((time.perf_counter() - t0) / k)
+            t0 = time.perf_counter()
+            for _ in range(reps[name]):
+                f()
+            times[name].append((time.perf_counter() - t0) / reps[name])
     return times
 
 
-def measure(sizes, repeats, jax_dtype, seed=0):
+def measure(families, sizes, repeats, seed=0):
     """{n: {name: (median ratio to its family's primal, median seconds, fastest seconds)}}.
 
     NumPy and JAX run in separate rounds: both keep worker threads spinning for a moment after a call."""
@@ -109,11 +122,9 @@ def measure(sizes, repeats, jax_dtype, seed=0):
     for n in sorted(sizes, reverse=True):
         data = [rng.standard_normal((n, n)) for _ in range(4)]
         table[n] = {}
-        for family, convert in [(numpy_methods(), lambda X: X), jax_methods(jax_dtype)]:
-            if not family:
-                continue
+        for family, convert in families:
             args = [convert(X) for X in data]
-            times = round_robin({name: (lambda f=f: f(*args)) for name, f in family}, repeats)
+            times = round_robin({name: (lambda f=f: f(*args)) for name, _, f in family}, repeats)
             primal = family[0][0]
             for name, ts in times.items():
                 ratio = statistics.median(t / p for t, p in zip(ts, times[primal]))
@@ -128,17 +139,28 @@ def main():
     parser.add_argument("--jax-dtype", default="float32", choices=["float32", "float64"])
     args = parser.parse_args()
 
-    table = measure(args.sizes, args.repeats, args.jax_dtype)
-    names = list(table[args.sizes[0]])
+    families = [(numpy_methods(), lambda X: X)]
+    jax_family, convert = jax_methods(args.jax_dtype)
+    if jax_family:
+        import jax
+        families.append((jax_family, convert))
+        jax_info = f"JAX {jax.__version__} {args.jax_dtype} on {jax.default_backend()}"
+    else:
+        jax_info = "JAX not installed"
+    print(f"{os.cpu_count()} CPUs; NumPy {np.__version__} float64; {jax_info}")
+    table = measure(families, args.sizes, args.repeats)
+    flop_count = {name: c for family, _ in families for name, c, _ in family}
+    names = list(flop_count)
     primals = [name for name in names if "primal" in name]
     primal_of = lambda name: primals[-1] if name.startswith("JAX") else primals[0]
     rate = {p: max(2 * n**3 / table[n][p][2] for n in args.sizes) / 1e9 for p in primals}
-    width = max(map(len, names))
+    width = max(map(len, names)) + 2
     header = " " * width + "".join(f"{f'n={n}':>10}" for n in args.sizes)
 
-    print(f"time / time(primal): median over {args.repeats} interleaved rounds, n x n matrices\n{header}")
+    print(f"\ntime / time(primal): median over {args.repeats} interleaved rounds, n x n matrices;"
+          f" model = flop count in primals\n{' ' * width}{'model':>10}" + header[width:])
     for name in names:
-        print(f"{name:<{width}}" + "".join(f"{table[n][name][0]:10.2f}" for n in args.sizes))
+        print(f"{name:<{width}}{flop_count[name]:10d}" + "".join(f"{table[n][name][0]:10.2f}" for n in args.sizes))
     print(f"\nprimal GFLOP/s: 2 n^3 / median time; the best sample at any n is the machine's GEMM rate\n{header}")
     for p in primals:
         print(f"{p:<{width}}" + "".join(f"{2 * n**3 / table[n][p][1] / 1e9:10.1f}" for n in args.sizes)
