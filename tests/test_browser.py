@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import threading
 import urllib.request
 
@@ -72,6 +73,7 @@ def browser():
             pytest.fail(f"browser tests are required but cannot run: {missing}")
         pytest.skip(f"browser tests skipped: {missing}")
     from playwright.sync_api import sync_playwright
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's pictures only
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
