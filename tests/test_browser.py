@@ -30,7 +30,6 @@ MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
-NOTEBOOKS = [doc for doc in toc_documents() if (ROOT / f"{doc}.ipynb").exists()]
 
 # Text that MathJax should have replaced: a macro of ours or a display-math fence left in the page.
 RAW_TEX = re.compile(r"\\(mat|dmat|bmat|frac|underline|dot|mathcal)\b|\$\$")
@@ -108,8 +107,9 @@ class Visit:
         self.page.screenshot(path=SCREENSHOTS / f"{pathlib.Path(self.doc).name}{suffix}.png", full_page=True)
 
 
-@pytest.fixture(params=toc_documents(), ids=lambda doc: pathlib.Path(doc).name)
+@pytest.fixture(scope="module", params=toc_documents(), ids=lambda doc: pathlib.Path(doc).name)
 def visit(request, browser, site):
+    """One visit per page, shared by the tests below in file order (the dark-mode test comes last)."""
     v = Visit(browser, site, request.param)
     yield v
     v.context.close()
@@ -150,6 +150,21 @@ def test_every_image_loads_with_meaningful_alt_text(visit):
     _record(visit.doc, images=len(images))
 
 
+def test_launch_and_download_buttons_point_at_the_notebook(visit):
+    path = f"{visit.doc}.ipynb"
+    hrefs = visit.page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
+    if not (ROOT / path).exists():  # a markdown page: nothing to launch
+        assert not [h for h in hrefs if "colab.research.google.com" in h or "mybinder.org" in h]
+        return
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    repo, branch = config["url"].removeprefix("https://github.com/").rstrip("/"), config["branch"]
+    assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}" in hrefs
+    assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{path}" in hrefs
+    download = next(h for h in hrefs if h.endswith(f"_sources/{path}"))
+    with urllib.request.urlopen(download) as response:
+        assert json.load(response)["metadata"]["kernelspec"]["name"] == "python3"
+
+
 def test_figures_stay_readable_in_dark_mode(visit):
     page = visit.page
     for _ in range(3):  # the theme's toggle cycles light -> dark -> auto
@@ -166,21 +181,7 @@ def test_figures_stay_readable_in_dark_mode(visit):
         mean = sum(pixels.histogram()[g] * g for g in range(256)) / (pixels.width * pixels.height)
         assert mean > 150 and darkest < 100, \
             f"figure {i + 1} in dark mode: mean grey {mean:.0f}, darkest {darkest} (want a light ground, dark ink)"
-
-
-@pytest.mark.parametrize("doc", NOTEBOOKS)
-def test_launch_and_download_buttons_point_at_the_notebook(browser, site, doc):
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    repo = config["url"].removeprefix("https://github.com/").rstrip("/")
-    branch, path = config["branch"], f"{doc}.ipynb"
-    v = Visit(browser, site, doc)
-    hrefs = v.page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
-    v.context.close()
-    assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}" in hrefs
-    assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{path}" in hrefs
-    download = next(h for h in hrefs if h.endswith(f"_sources/{path}"))
-    with urllib.request.urlopen(download) as response:
-        assert json.load(response)["metadata"]["kernelspec"]["name"] == "python3"
+    assert visit.errors == [], "errors after switching to dark mode"
 
 
 def _record(doc, **figures):
