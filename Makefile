@@ -7,6 +7,8 @@ PORT ?= 8000
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _build/mathjax/node_modules/mathjax
 CHROMIUM ?= /usr/bin/chromium
+# The strict build: any warning fails it (tests/conftest.py builds the same way).
+STRICT := --warningiserror --nitpick --keep-going
 
 .PHONY: book book-offline test mathjax bench lab serve clean
 
@@ -19,11 +21,11 @@ $(VENV)/installed: requirements.txt
 	touch $@
 
 book: $(VENV)/installed
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/jupyter-book build . $(STRICT)
 
 # Readable with no network: MathJax is copied into the site instead of loaded from its CDN.
 book-offline: $(VENV)/installed mathjax
-	BOOK_MATHJAX_DIR=$(MATHJAX) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --all
+	BOOK_MATHJAX_DIR=$(MATHJAX) $(BIN)/jupyter-book build . $(STRICT) --all
 
 # The browser tests run when Chromium is installed (they fetch MathJax first); otherwise pytest says they skip.
 test: $(VENV)/installed
