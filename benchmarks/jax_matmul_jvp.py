@@ -12,25 +12,26 @@ block_until_ready:
 Usage (from the repository root):
   python benchmarks/jax_matmul_jvp.py                      # default sizes for the device
   python benchmarks/jax_matmul_jvp.py --sizes 256 512 1024 --dtypes float32 --repeats 15
-Needs only jax, numpy and the standard library. The output defaults to
-book/data/jax_matmul_jvp_<device kind>.json, e.g. jax_matmul_jvp_cpu.json.
+Needs only jax, numpy and the standard library (and provenance.py beside it). The output defaults to
+jax_matmul_jvp_<device kind>.json in the current folder; the committed data in book/data/ is replaced only
+when asked for (--out book/data/jax_matmul_jvp_cpu.json). Provenance (CPU, BLAS, threads, load, GPU driver
+and clocks) is recorded with the results.
 """
 import argparse
-import datetime
 import json
 import math
 import os
 import pathlib
-import platform
 import re
 import statistics
-import sys
 import time
 
 import jax
 import jaxlib
 import jax.numpy as jnp
 import numpy as np
+
+from provenance import load_note, machine_provenance
 
 FUNCTIONS = ("primal", "jvp_custom", "jvp_jax", "tangent_custom")
 
@@ -118,24 +119,18 @@ def main(argv=None):
     p.add_argument("--min-sample-s", type=float, default=0.02 if on_cpu else 0.005,
                    help="each sample repeats the call until it lasts at least this long")
     p.add_argument("--out", type=pathlib.Path, default=None)
-    p.add_argument("--note", default="", help="free text stored with the provenance (e.g. machine load)")
+    p.add_argument("--note", default="", help="free text stored with the provenance")
     a = p.parse_args(argv)
     kind = dev.device_kind
-    out = a.out or (pathlib.Path(__file__).resolve().parents[1] / "book" / "data"
-                    / f"jax_matmul_jvp_{re.sub(r'[^a-z0-9]+', '_', kind.lower()).strip('_')}.json")
+    out = a.out or pathlib.Path(f"jax_matmul_jvp_{re.sub(r'[^a-z0-9]+', '_', kind.lower()).strip('_')}.json")
     provenance = {
         "device_kind": kind, "platform": dev.platform, "device": str(dev),
-        "device_count": jax.device_count(), "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "numpy": np.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
-        "command": " ".join([pathlib.Path(sys.argv[0]).name] + (sys.argv[1:] if argv is None else argv)),
+        "device_count": jax.device_count(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+        **machine_provenance(),
         "precision": a.precision or "default",
         "default_matmul_precision_config": jax.config.jax_default_matmul_precision,
         "repeats": a.repeats, "min_sample_s": a.min_sample_s, "sizes": a.sizes, "dtypes": a.dtypes,
         "statistic": "median over interleaved repeats of seconds per call", "note": a.note,
-        "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     results = []
     key = jax.random.key(0)
@@ -147,7 +142,8 @@ def main(argv=None):
             print(f"{dtype:9s} n={n:5d}  primal {m['primal']*1e3:9.3f} ms {t['primal']:8.3f} TFLOP/s  "
                   f"jvp/primal {m['jvp_custom']/m['primal']:5.2f} (custom) {m['jvp_jax']/m['primal']:5.2f} (jax)  "
                   f"custom/jax {row['median_ratio_jvp_custom_over_jvp_jax']:.3f}", flush=True)
-    provenance["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    provenance["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    provenance["load"] = load_note(provenance)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"provenance": provenance, "results": results}, indent=1) + "\n")
     print(f"wrote {out} on {kind} ({dev.platform})")
