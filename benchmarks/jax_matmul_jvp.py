@@ -8,6 +8,7 @@ block_until_ready:
   jvp_custom      jax.jvp of our custom_jvp matmul -> (C, C_dot)       (3 GEMMs, 6 n^3 + n^2)
   jvp_jax         jax.jvp(jnp.matmul)              -> (C, C_dot)       (3 GEMMs, 6 n^3 + n^2)
   tangent_custom  only C_dot = A_dot @ B + A @ B_dot of our rule       (2 GEMMs, 4 n^3 + n^2)
+  dispatch        one entry of A: what any jitted call costs beyond its arithmetic  (no GEMM)
 
 Usage (from the repository root):
   python benchmarks/jax_matmul_jvp.py                      # default sizes for the device
@@ -33,7 +34,7 @@ import numpy as np
 
 from provenance import load_note, machine_provenance
 
-FUNCTIONS = ("primal", "jvp_custom", "jvp_jax", "tangent_custom")
+FUNCTIONS = ("primal", "jvp_custom", "jvp_jax", "tangent_custom", "dispatch")
 
 
 def make_matmul(precision):
@@ -61,13 +62,14 @@ def make_functions(precision):
         "jvp_custom": jax.jit(lambda A, B, A_dot, B_dot: jax.jvp(matmul, (A, B), (A_dot, B_dot))),
         "jvp_jax": jax.jit(lambda A, B, A_dot, B_dot: jax.jvp(ref, (A, B), (A_dot, B_dot))),
         "tangent_custom": jax.jit(lambda A, B, A_dot, B_dot: jax.jvp(matmul, (A, B), (A_dot, B_dot))[1]),
+        "dispatch": jax.jit(lambda A, B, A_dot, B_dot: A[0, 0]),
     }
 
 
 def flops(name, n):
     """Floating-point operations of one call: 2 n^3 per GEMM, n^2 for the tangent sum."""
     return {"primal": 2 * n**3, "jvp_custom": 6 * n**3 + n**2,
-            "jvp_jax": 6 * n**3 + n**2, "tangent_custom": 4 * n**3 + n**2}[name]
+            "jvp_jax": 6 * n**3 + n**2, "tangent_custom": 4 * n**3 + n**2, "dispatch": 0}[name]
 
 
 def run_once(f, args, calls):
@@ -87,17 +89,17 @@ def bench_size(n, dtype, precision, repeats, min_sample_s, key):
     for f in fns.values():  # compile and warm up
         jax.block_until_ready(f(*args))
     t = statistics.median(run_once(fns["primal"], args, 1) for _ in range(3))
-    calls = max(1, math.ceil(min_sample_s / max(t, 1e-9)))  # the same for all four functions
+    calls = max(1, math.ceil(min_sample_s / max(t, 1e-9)))  # the same for every function
     samples = {name: [] for name in fns}
     for r in range(repeats):  # rotate the order so no function always runs first
-        order = FUNCTIONS[r % 4:] + FUNCTIONS[:r % 4]
+        order = FUNCTIONS[r % len(FUNCTIONS):] + FUNCTIONS[:r % len(FUNCTIONS)]
         for name in order:
             samples[name].append(run_once(fns[name], args, calls))
     row = {"n": n, "dtype": dtype, "precision": precision or "default", "calls_per_sample": calls}
     row["median_s"] = {k: statistics.median(v) for k, v in samples.items()}
     row["q1_s"] = {k: float(np.percentile(v, 25)) for k, v in samples.items()}
     row["q3_s"] = {k: float(np.percentile(v, 75)) for k, v in samples.items()}
-    row["tflops"] = {k: flops(k, n) / row["median_s"][k] / 1e12 for k in fns}
+    row["tflops"] = {k: flops(k, n) / row["median_s"][k] / 1e12 for k in fns if flops(k, n)}
     # the paired ratio per repeat is less sensitive to load drifting during the run
     row["median_ratio_jvp_custom_over_jvp_jax"] = statistics.median(
         c / j for c, j in zip(samples["jvp_custom"], samples["jvp_jax"]))
@@ -141,7 +143,7 @@ def main(argv=None):
             m, t = row["median_s"], row["tflops"]
             print(f"{dtype:9s} n={n:5d}  primal {m['primal']*1e3:9.3f} ms {t['primal']:8.3f} TFLOP/s  "
                   f"jvp/primal {m['jvp_custom']/m['primal']:5.2f} (custom) {m['jvp_jax']/m['primal']:5.2f} (jax)  "
-                  f"custom/jax {row['median_ratio_jvp_custom_over_jvp_jax']:.3f}", flush=True)
+                  f"custom/jax {row['median_ratio_jvp_custom_over_jvp_jax']:.3f}  dispatch {m['dispatch']*1e6:.0f} us", flush=True)
     provenance["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     provenance["load"] = load_note(provenance)
     out.parent.mkdir(parents=True, exist_ok=True)
