@@ -6,6 +6,7 @@ import pytest
 
 from conftest import ROOT
 from test_build import toc_documents
+from prose_numbers import backed, cell_numbers, prose_numbers
 from timing_taint import timed_assertions
 
 NOTEBOOKS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -69,3 +70,31 @@ def test_no_assertion_reads_a_live_timing(path):
         sources = [path.read_text()]
     assert not timed_assertions(sources), (
         f"{path.name}: assertions on live timings (cell, statement): {timed_assertions(sources)}")
+
+
+def summary_text(nb):
+    """The markdown under a notebook's '## Summary' heading, up to the next heading of that level."""
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    found = re.search(r"^## Summary\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    return found[1] if found else ""
+
+
+def cell_texts(nb):
+    """Each code cell's source and its stored text outputs."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            yield "".join(cell["source"])
+            for out in cell["outputs"]:
+                yield "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_summary_numbers_come_from_cells(path):
+    """Each decimal, power of ten or percentage in the summary is printed or checked by a cell of the chapter."""
+    nb = json.loads(path.read_text())
+    summary = summary_text(nb)
+    assert summary, f"{path.name} has no '## Summary' section"
+    candidates = cell_numbers(cell_texts(nb))
+    unbacked = [written for written, value, digits in prose_numbers(summary)
+                if not backed(value, digits, candidates)]
+    assert not unbacked, f"{path.name}: summary numbers that no cell prints or checks: {unbacked}"
