@@ -60,6 +60,18 @@ def plain_python(source):
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 
+@pytest.mark.parametrize("source, flagged", [
+    ("import time\nts = []\nfor _ in range(3):\n    t0 = time.perf_counter()\n    ts.append(time.perf_counter() - t0)\n"
+     "assert max(ts) < 1", True),
+    ("import time\ndef med(f):\n    t0 = time.perf_counter(); f(); return time.perf_counter() - t0\n"
+     "ratio = med(print) / med(print)\nnp.testing.assert_array_less(ratio, 2)", True),
+    ("import time, tracemalloc\nstart = time.perf_counter()\ntracemalloc.start()\n"
+     "peak = tracemalloc.get_traced_memory()[1]\nassert peak > 0", False),
+])
+def test_timing_check_tells_timed_from_untimed_assertions(source, flagged):
+    assert bool(timed_assertions([source])) == flagged
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "tests").glob("test_*.py")), ids=lambda p: p.name)
 def test_no_assertion_reads_a_live_timing(path):
     """A busy machine must not fail a check: timings are shown to readers, cost claims use counts or data."""

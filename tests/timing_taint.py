@@ -14,13 +14,16 @@ CLOCK_MODULES = {"time": {"time"}, "timeit": {"timeit", "repeat"}}  # time.time(
 
 
 def _called_names(node):
-    """Names of the functions called anywhere inside node (the last part of a dotted name); "<clock>" for a clock."""
+    """Names of the plain functions called anywhere inside node, and "<clock>" for each call of a clock."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
             f = sub.func
-            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
-            module = getattr(f.value, "id", None) if isinstance(f, ast.Attribute) else None
-            yield "<clock>" if name in CLOCKS or name in CLOCK_MODULES.get(module, ()) else name
+            if isinstance(f, ast.Attribute):  # a method: only a clock counts (x.start() is not start())
+                module = getattr(f.value, "id", None)
+                if f.attr in CLOCKS or f.attr in CLOCK_MODULES.get(module, ()):
+                    yield "<clock>"
+            elif isinstance(f, ast.Name):
+                yield "<clock>" if f.id in CLOCKS else f.id
 
 
 def _read_names(node):
