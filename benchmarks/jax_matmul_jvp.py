@@ -88,13 +88,18 @@ def bench_size(n, dtype, precision, repeats, min_sample_s, key):
     fns = make_functions(precision)
     for f in fns.values():  # compile and warm up
         jax.block_until_ready(f(*args))
-    t = statistics.median(run_once(fns["primal"], args, 1) for _ in range(3))
-    calls = max(1, math.ceil(min_sample_s / max(t, 1e-9)))  # the same for every function
+    # Each function gets its own number of calls per sample, so that every sample lasts at least
+    # min_sample_s: a short call (the empty "dispatch" one) timed only once or twice would mostly
+    # measure the clock and the tail of the previous function's work.
+    calls = {}
+    for name, f in fns.items():
+        t = statistics.median(run_once(f, args, 1) for _ in range(3))
+        calls[name] = max(1, math.ceil(min_sample_s / max(t, 1e-9)))
     samples = {name: [] for name in fns}
     for r in range(repeats):  # rotate the order so no function always runs first
         order = FUNCTIONS[r % len(FUNCTIONS):] + FUNCTIONS[:r % len(FUNCTIONS)]
         for name in order:
-            samples[name].append(run_once(fns[name], args, calls))
+            samples[name].append(run_once(fns[name], args, calls[name]))
     row = {"n": n, "dtype": dtype, "precision": precision or "default", "calls_per_sample": calls}
     row["median_s"] = {k: statistics.median(v) for k, v in samples.items()}
     row["q1_s"] = {k: float(np.percentile(v, 25)) for k, v in samples.items()}
