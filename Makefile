@@ -36,7 +36,8 @@ mathjax: $(MATHJAX)/es5/tex-mml-chtml.js
 $(MATHJAX)/es5/tex-mml-chtml.js:
 	npm install --silent --no-audit --no-fund --prefix _build/mathjax mathjax@$(MATHJAX_VERSION)
 
-# Print the cost table of book/06_cost.ipynb for this machine (e.g. make bench BENCH_ARGS="--sizes 256 1024").
+# The cost table of book/06_cost.ipynb for this machine, printed and written to ./cost_table_cpu.json
+# (e.g. make bench BENCH_ARGS="--sizes 256 1024"); book/data/ changes only with BENCH_ARGS="--out book/data/...".
 bench: $(VENV)/installed
 	$(BIN)/python benchmarks/cost_table.py $(BENCH_ARGS)
 
