@@ -75,9 +75,12 @@ def machine_provenance():
 
 
 def load_note(provenance):
-    """A plain phrase about the load before the run (the run itself then adds its own threads)."""
-    start, cores = provenance.get("loadavg_start"), provenance.get("cpu_count")
+    """The load averages before and after the run, as numbers: a reader judges them against the core count.
+
+    No label such as "idle": the run itself adds its own threads, and a 1-minute average lags."""
+    start, end, cores = provenance.get("loadavg_start"), provenance.get("loadavg_end"), provenance.get("cpu_count")
     if not start or not cores:
         return "load not recorded"
-    state = "busy" if start[0] >= 0.5 * cores else "lightly loaded"
-    return f"{state} before the run: 1-minute load average {start[0]:.1f} on {cores} cores"
+    note = (f"load average before the run {start[0]:.2f} (1 min), {start[1]:.2f} (5 min), "
+            f"{start[2]:.2f} (15 min) on {cores} cores")
+    return note + (f"; {end[0]:.2f} (1 min) after it" if end else "")
