@@ -319,10 +319,12 @@ def test_wrong_number_or_kind_of_arguments_raises(primals, tangents, name):
 
 def test_many_rejects_bad_stacks_with_shapes_in_the_message():
     A, B = np.ones((2, 3)), np.ones((3, 4))
-    with pytest.raises(ValueError, match=names_shapes((5, 3, 2), (5, 2, 3))):
+    with pytest.raises(ValueError, match=names_shapes((5, 3, 2), (5, 3, 4), (5, 2, 3))):
         matmul_jvp_many((A, B), (np.ones((5, 3, 2)), np.ones((5, 3, 4))))
-    with pytest.raises(ValueError, match=names_shapes((4, 3, 4), (5, 3, 4))):
+    with pytest.raises(ValueError, match=names_shapes((5, 2, 3), (4, 3, 4), (5, 3, 4))):
         matmul_jvp_many((A, B), (np.ones((5, 2, 3)), np.ones((4, 3, 4))))
+    with pytest.raises(ValueError, match=names_shapes((), (5, 3, 4)) + r".*None is not a stack"):
+        matmul_jvp_many((A, B), (None, np.ones((5, 3, 4))))
     with pytest.raises(ValueError, match=names_shapes((2, 3), (3,))):
         matmul_jvp_many((A, np.ones(3)), (np.ones((1, 2, 3)), np.ones((1, 3))))
 
