@@ -47,8 +47,9 @@ def make_matmul(precision):
     def matmul_jvp(primals, tangents):
         A, B = primals
         A_dot, B_dot = tangents
+        C = matmul(A, B)  # the primal first, then the tangent, as in the chapter's rule
         C_dot = jnp.matmul(A_dot, B, precision=precision) + jnp.matmul(A, B_dot, precision=precision)
-        return matmul(A, B), C_dot
+        return C, C_dot
 
     return matmul
 
