@@ -310,7 +310,8 @@ A3, B3 = np.ones((2, 3)), np.ones((3, 2))
     ((A3,), (None, None), "primals"), ((A3, B3, B3), (None, None), "primals"), ([], (None, None), "primals"),
     (A3, (None, None), "primals"), (None, (None, None), "primals"), ("AB", (None, None), "primals"),
     ((A3, B3), (None,), "tangents"), ((A3, B3), (None, None, None), "tangents"), ((A3, B3), None, "tangents"),
-    ((A3, B3), np.ones((2, 3)), "tangents"),
+    ((A3, B3), np.ones((2, 3)), "tangents"), ([A3, B3], (None, None), "primals"), ((A3, B3), [None, None], "tangents"),
+    ([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]], "primals"),  # nested lists would unpack into two vectors
 ])
 def test_wrong_number_or_kind_of_arguments_raises(primals, tangents, name):
     with pytest.raises(TypeError, match=rf"^{name} must"):
