@@ -100,6 +100,16 @@ def cell_texts(nb):
                 yield "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
 
 
+@pytest.mark.parametrize("summary, cell_output, unbacked", [
+    ("costs 2.7 to 3.8 primals at 75 to 100% of the rate", "ratios 2.9 3.81; share 1.0", ["2.7", "75 to"]),
+    ("an error of about $3\\times10^{-4}$, below $10^{-6}$ in float64", "err 2.6e-04\nassert e < 1e-6", []),
+])
+def test_summary_check_finds_unbacked_numbers(summary, cell_output, unbacked):
+    candidates = cell_numbers([cell_output])
+    found = {w.strip() for w, value, digits in prose_numbers(summary) if not backed(value, digits, candidates)}
+    assert found == set(unbacked)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_summary_numbers_come_from_cells(path):
     """Each decimal, power of ten or percentage in the summary is printed or checked by a cell of the chapter."""

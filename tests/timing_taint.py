@@ -27,10 +27,12 @@ def _called_names(node):
 
 
 def _read_names(node):
+    """Names read anywhere inside node."""
     return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)}
 
 
 def _uses(node):
+    """Everything a node depends on: the names it reads and the functions (or clocks) it calls."""
     return set(_called_names(node)) | _read_names(node)
 
 
