@@ -11,9 +11,9 @@ NumPy runs in float64; JAX (jitted, on its default device) in float32 unless tol
     python benchmarks/cost_table.py --out book/data/cost_table_cpu.json   # replace the chapter's committed run
     python benchmarks/cost_table.py --sizes 256 1024 --repeats 9 --jax-dtype float64
 
-The committed book/data/cost_table_cpu.json was measured with NumPy's BLAS on one thread, which a shared
-machine disturbs far less than two threads that wait for each other, and JAX with XLA's own thread pool (XLA
-has no switch that reliably keeps a CPU matmul on one thread); the environment is recorded in the provenance:
+The committed book/data/cost_table_cpu.json was measured with NumPy's BLAS on one thread (we expect a shared
+machine to disturb one thread less than two that wait for each other; not measured), and JAX with XLA's own
+thread pool (XLA has no switch that reliably keeps a CPU matmul on one thread); the provenance records it:
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/cost_table.py --repeats 15 --out book/data/cost_table_cpu.json
 
@@ -148,7 +148,7 @@ def round_robin(calls, repeats, min_sample_s=0.02):
 def measure(families, sizes, repeats, min_sample_s=0.02, seed=0):
     """{n: {name: (median ratio to its family's primal, median seconds, fastest seconds)}}.
 
-    NumPy and JAX run in separate rounds: both keep worker threads spinning for a moment after a call."""
+    NumPy and JAX run in separate rounds, so that their thread pools never compete within a round."""
     rng = np.random.default_rng(seed)
     table = {}
     # Largest first: once a large temporary has been freed, glibc's malloc serves later multi-MB temporaries
@@ -179,8 +179,8 @@ def main(argv=None):
 
     provenance = {**machine_provenance(), "numpy_dtype": "float64", "sizes": args.sizes, "repeats": args.repeats,
                   "min_sample_s": args.min_sample_s, "statistic": STATISTIC,
-                  "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None, "peak_estimate": cpu_peak_estimate(),
-                  "note": args.note}
+                  "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+                  "peak_estimate": cpu_peak_estimate(), "note": args.note}
     families = [(numpy_methods(), lambda X: X)]
     jax_family, convert = jax_methods(args.jax_dtype)
     kind = "cpu"
