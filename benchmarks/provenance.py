@@ -1,22 +1,36 @@
 """Where a benchmark ran: the facts a reader needs to judge its numbers, recorded beside them.
 
-`machine_provenance()` returns a JSON-ready dict: date, Python and library versions, CPU model and
-core count, the BLAS NumPy uses and the thread settings in the environment, the load average at the
-start (a load near or above the core count means the machine was busy, and the timings say so), and,
-when `nvidia-smi` is present, the GPU's name, driver, CUDA version and clocks. Standard library and
-NumPy only, so the benchmarks stay runnable anywhere.
+`machine_provenance(chapter)` returns a JSON-ready dict: date, the command, the code (the chapter notebook
+whose cells were timed and its SHA-256, the git commit, uncommitted changes), Python and the versions of the packages that time or compute (NumPy, JAX and its plugins, the
+NVIDIA libraries), the operating system, CPU model, core count, usable cores and memory, the BLAS NumPy
+runs with its threads and kernel (threadpoolctl), the thread and JAX settings in the environment, the load
+average at the start (a load near or above the core count means the machine was busy, and the timings say
+so), and, when `nvidia-smi` is present, the GPU's name, driver, CUDA version, memory, clocks, performance
+state and power. `jax_provenance()` adds the JAX device the run used; `finish(provenance)` the load at the end.
 """
 import datetime
+import hashlib
+import importlib.metadata
 import os
+import pathlib
 import platform
+import re
 import shutil
 import subprocess
 import sys
 
+import jax
 import numpy as np
+import threadpoolctl
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS",
-                    "OPENBLAS_CORETYPE")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "XLA_FLAGS",
+                    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+JAX_VARIABLES = ("JAX_PLATFORMS", "JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION", "CUDA_VISIBLE_DEVICES",
+                 "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION")
+PACKAGE_PREFIXES = ("numpy", "jax", "ml_dtypes", "threadpoolctl", "nvidia-")  # jax, jaxlib, jax-cuda*-plugin, ...
+GPU_FIELDS = ("name,driver_version,memory.total,pstate,clocks.sm,clocks.max.sm,clocks.mem,clocks.max.mem,"
+              "power.draw,power.limit,temperature.gpu")
 
 
 def cpu_model():
@@ -40,38 +54,113 @@ def numpy_blas():
         return None
 
 
+def blas_runtime():
+    """Each BLAS and OpenMP library loaded in this process: its API, version, threads and kernel (threadpoolctl)."""
+    keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: pool.get(k) for k in keys} for pool in threadpoolctl.threadpool_info()]
+
+
+def packages():
+    """Versions of the installed packages that compute or time: NumPy, JAX and its plugins, NVIDIA's libraries."""
+    found = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.lower().replace("_", "-").startswith(tuple(p.replace("_", "-") for p in PACKAGE_PREFIXES)):
+            found[name] = dist.version
+    return dict(sorted(found.items()))
+
+
+def code_state(chapter):
+    """The chapter notebook whose code ran, its SHA-256, and the git commit and uncommitted changes, where known."""
+    chapter = pathlib.Path(chapter).resolve()
+    state = {"chapter": chapter.relative_to(ROOT).as_posix(),
+             "chapter_sha256": hashlib.sha256(chapter.read_bytes()).hexdigest(),
+             "git_commit": None, "uncommitted_changes": None}
+    try:
+        run = lambda *args: subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        commit, status = run("rev-parse", "HEAD"), run("status", "--porcelain")
+    except (OSError, subprocess.SubprocessError):
+        return state
+    if not commit.returncode:
+        state |= {"git_commit": commit.stdout.strip(), "uncommitted_changes": bool(status.stdout.strip())}
+    return state
+
+
+def memory_bytes():
+    """Physical memory of the machine, or None where sysconf does not know it."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def gpu_info():
-    """Name, driver, CUDA version and clocks of each NVIDIA GPU, or None without nvidia-smi."""
+    """Name, driver, CUDA version, memory, clocks, state and power of each NVIDIA GPU, or None without nvidia-smi."""
     if not shutil.which("nvidia-smi"):
         return None
-    fields = "name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,clocks.max.mem,power.limit,temperature.gpu"
     try:
-        rows = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=30).stdout.strip().splitlines()
+        query = subprocess.run(["nvidia-smi", f"--query-gpu={GPU_FIELDS}", "--format=csv,noheader"],
+                               capture_output=True, text=True, timeout=30)
         header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
+    except (OSError, subprocess.SubprocessError) as err:
+        return {"error": str(err)}
+    if query.returncode:
+        return {"error": (query.stdout + query.stderr).strip()}
     cuda = next((part.split(":")[1].strip().split()[0] for part in header.split("|")
                  if "CUDA Version" in part), None)
     return {"cuda_driver_api": cuda,
-            "gpus": [dict(zip(fields.split(","), (v.strip() for v in row.split(",")))) for row in rows]}
+            "gpus": [dict(zip(GPU_FIELDS.split(","), (v.strip() for v in row.split(","))))
+                     for row in query.stdout.strip().splitlines()]}
 
 
-def machine_provenance():
-    """Everything above, as one dict."""
+def load_average():
+    """The 1, 5 and 15 minute load averages, or None where the OS has none."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def machine_provenance(chapter):
+    """Everything above, as one dict; the load average is taken now, at the start of the run."""
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        "code": code_state(chapter),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "packages": packages(),
+        "os": platform.platform(),
         "machine": platform.machine(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory_bytes": memory_bytes(),
         "numpy_blas": numpy_blas(),
-        "thread_environment": {k: os.environ.get(k) for k in THREAD_VARIABLES if k in os.environ},
-        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "blas_runtime": blas_runtime(),
+        "thread_environment": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
+        "jax_environment": {k: os.environ[k] for k in JAX_VARIABLES if k in os.environ},
+        "loadavg_start": load_average(),
         "gpu": gpu_info(),
-        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
     }
+
+
+def jax_provenance():
+    """The JAX device a run uses (the first), its backend's version, and JAX's matmul precision setting."""
+    device = jax.devices()[0]
+    return {"jax": jax.__version__, "jaxlib": importlib.metadata.version("jaxlib"), "platform": device.platform,
+            "device_kind": device.device_kind, "device": str(device), "device_count": jax.device_count(),
+            "platform_version": device.client.platform_version,
+            "default_matmul_precision_config": jax.config.jax_default_matmul_precision}
+
+
+def device_name(provenance):
+    """The device kind as a file-name part: "cpu", "nvidia_h100_80gb_hbm3", ..."""
+    return re.sub(r"[^a-z0-9]+", "_", provenance["device_kind"].lower()).strip("_")
+
+
+def finish(provenance):
+    """Record the load average at the end of the run, and a line that states the load before and after."""
+    provenance["loadavg_end"] = load_average()
+    provenance["load"] = load_note(provenance)
+    return provenance
 
 
 def load_note(provenance):

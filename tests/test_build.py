@@ -3,19 +3,7 @@ import re
 
 import yaml
 
-from conftest import ROOT
-
-
-def toc_documents():
-    """Every document named in _toc.yml, in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    docs = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", []) for c in p["chapters"]]
-    while stack:
-        entry = stack.pop(0)
-        docs.append(entry["file"])
-        stack[:0] = entry.get("sections", [])
-    return docs
+from project import ROOT, toc_documents
 
 
 def test_build_has_no_warnings(book_build):
@@ -26,6 +14,14 @@ def test_build_has_no_warnings(book_build):
     assert not warnings, "\n".join(warnings)
     assert proc.returncode == 0, log[-3000:]
     assert (html / "index.html").exists()
+
+
+def test_build_publishes_stored_outputs_without_executing(book_build):
+    """nbval executes each notebook once per test run; the build must not execute them a second time."""
+    _, proc = book_build
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert "Executing notebook" not in proc.stdout + proc.stderr
 
 
 MATH = re.compile(r'class="math[ "]')
