@@ -20,14 +20,13 @@ thread pool; the script refuses to replace an existing file unless told to (--fo
 """
 import argparse
 import json
-import pathlib
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from provenance import ROOT, device_name, finish, jax_provenance, machine_provenance
+from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path
 
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
@@ -71,9 +70,7 @@ def main(argv=None):
     parser.add_argument("--min-sample-s", type=float, default=0.02,
                         help="a call shorter than this is repeated within each sample (longer than a time slice)")
     parser.add_argument("--jax-dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--out", type=pathlib.Path, default=None, help="default: ./cost_table_<device>.json")
-    parser.add_argument("--force", action="store_true", help="replace the output file if it exists")
-    parser.add_argument("--note", default="", help="free text stored with the provenance")
+    add_output_options(parser, "cost_table")
     args = parser.parse_args(argv)
     if min(args.sizes) < 1 or args.repeats < 1 or args.min_sample_s < 0:
         parser.error("sizes and repeats must be positive, --min-sample-s not negative")
@@ -82,9 +79,7 @@ def main(argv=None):
     provenance = {**machine_provenance(CHAPTER), **jax_provenance(), "numpy_dtype": "float64",
                   "jax_dtype": args.jax_dtype, "sizes": args.sizes, "repeats": args.repeats,
                   "min_sample_s": args.min_sample_s, "statistic": STATISTIC, "note": args.note}
-    out = args.out or pathlib.Path(f"cost_table_{device_name(provenance)}.json")
-    if out.exists() and not args.force:
-        parser.error(f"{out} exists; pass --force to replace it (or --out another file)")
+    out = output_path(parser, args, "cost_table", provenance)
 
     chapter = load_notebook_code(CHAPTER)
     provenance["peak_estimate"] = chapter["cpu_peak_estimate"]()

@@ -23,13 +23,12 @@ threads, load, versions, code; on a GPU the driver, CUDA, clocks and power) is r
 """
 import argparse
 import json
-import pathlib
 import sys
 
 import jax
 import jax.numpy as jnp
 
-from provenance import ROOT, device_name, finish, jax_provenance, machine_provenance
+from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path
 
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
@@ -48,9 +47,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=15 if on_cpu else 30)
     p.add_argument("--min-sample-s", type=float, default=0.02 if on_cpu else 0.005,
                    help="each sample repeats the call until it lasts at least this long")
-    p.add_argument("--out", type=pathlib.Path, default=None, help="default: ./jax_matmul_jvp_<device kind>.json")
-    p.add_argument("--force", action="store_true", help="replace the output file if it exists")
-    p.add_argument("--note", default="", help="free text stored with the provenance")
+    add_output_options(p, "jax_matmul_jvp")
     a = p.parse_args(argv)
     if min(a.sizes) < 1 or a.repeats < 1 or a.min_sample_s < 0:
         p.error("sizes and repeats must be positive, --min-sample-s not negative")
@@ -60,9 +57,7 @@ def main(argv=None):
     provenance = {**jax_provenance(), **machine_provenance(CHAPTER), "precision": a.precision or "default",
                   "repeats": a.repeats, "min_sample_s": a.min_sample_s, "sizes": a.sizes, "dtypes": a.dtypes,
                   "statistic": "median over interleaved repeats of seconds per call", "note": a.note}
-    out = a.out or pathlib.Path(f"jax_matmul_jvp_{device_name(provenance)}.json")
-    if out.exists() and not a.force:
-        p.error(f"{out} exists; pass --force to replace it (or --out another file)")
+    out = output_path(p, a, "jax_matmul_jvp", provenance)
 
     chapter = load_notebook_code(CHAPTER)
     results = []

@@ -156,6 +156,21 @@ def device_name(provenance):
     return re.sub(r"[^a-z0-9]+", "_", provenance["device_kind"].lower()).strip("_")
 
 
+def add_output_options(parser, stem):
+    """--out, --force and --note, the same in every benchmark script."""
+    parser.add_argument("--out", type=pathlib.Path, default=None, help=f"default: ./{stem}_<device kind>.json")
+    parser.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    parser.add_argument("--note", default="", help="free text stored with the provenance")
+
+
+def output_path(parser, args, stem, provenance):
+    """The file to write; an existing one is refused without --force, before anything is measured."""
+    out = args.out or pathlib.Path(f"{stem}_{device_name(provenance)}.json")
+    if out.exists() and not args.force:
+        parser.error(f"{out} exists; pass --force to replace it (or --out another file)")
+    return out
+
+
 def finish(provenance):
     """Record the load average at the end of the run, and a line that states the load before and after."""
     provenance["loadavg_end"] = load_average()
