@@ -37,9 +37,11 @@ book: $(VENV)/installed
 book-offline: $(VENV)/installed
 	BOOK_MATHJAX_DIR=$(MATHJAX) $(BIN)/jupyter-book build . $(STRICT) --all
 
-# The browser tests run when Chromium is installed; otherwise pytest says they skip.
+# The browser tests run when Chromium is installed; otherwise pytest says they skip. Tests marked slow (the browser
+# checks of the chapter pages) run only with ALL=1, as in .ci/run.
 test: $(VENV)/installed
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n $(TEST_WORKERS)
+	@$(if $(ALL),,echo "make test: leaving out the slow browser checks of the chapter pages; make test ALL=1 runs them")
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(if $(ALL),,-m "not slow")
 
 # Store notebooks executed top to bottom in a fresh kernel, as nbval strict expects, without per-cell timestamps
 # (e.g. make execute NB=book/06_cost.ipynb; all chapters by default).

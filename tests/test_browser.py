@@ -6,7 +6,7 @@ request that leaves the local server is refused and counted as an error. axe-cor
 axe-playwright-python, runs every rule tagged WCAG 2.1 A or AA on each load. A screenshot of each page, light and
 dark, goes to _build/screenshots/ beside the HTML, for a person to look at.
 
-`make test` runs these when Chromium is installed (CHROMIUM names another browser). When the browser or a
+`make test` runs these on the markdown pages, and `make test ALL=1` on every page, when Chromium is installed (CHROMIUM names another browser). When the browser or a
 package is missing they skip, saying which; with REQUIRE_BROWSER_TESTS=1 (as in .ci/run) they fail instead.
 """
 import functools
@@ -153,7 +153,14 @@ class Visit:
         return violations
 
 
-@pytest.fixture(scope="module", params=toc_documents(), ids=lambda doc: pathlib.Path(doc).name)
+# The chapter pages take minutes in all (MathJax typesets thousands of formulas; axe checks the contrast of every
+# highlighted code token), so they are marked slow: `make test` opens the two markdown pages, which exercise the
+# same theme, templates and checks, and `make test ALL=1` (as .ci/run runs it) opens every page.
+PAGES = [pytest.param(doc, marks=pytest.mark.slow) if (ROOT / f"{doc}.ipynb").exists() else doc
+         for doc in toc_documents()]
+
+
+@pytest.fixture(scope="module", params=PAGES, ids=lambda doc: pathlib.Path(doc).name)
 def visits(request, browser, site, screenshots):
     """Each page loaded once per colour mode, both loads side by side; the tests below read these two loads."""
     visits = {mode: Visit(browser, site, request.param, mode) for mode in MODES}
