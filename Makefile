@@ -38,10 +38,12 @@ book-offline: $(VENV)/installed
 	BOOK_MATHJAX_DIR=$(MATHJAX) $(BIN)/jupyter-book build . $(STRICT) --all
 
 # The browser tests run when Chromium is installed; otherwise pytest says they skip. Tests marked slow (the browser
-# checks of the chapter pages) run only with ALL=1, as in .ci/run.
+# checks of the chapter pages, the GPU command's dry run over every chapter) run only with ALL=1, as in .ci/run.
+# On a GPU, JAX would let the first of the parallel test processes and kernels take 75% of the GPU's memory.
 test: $(VENV)/installed
-	@$(if $(ALL),,echo "make test: leaving out the slow browser checks of the chapter pages; make test ALL=1 runs them")
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(if $(ALL),,-m "not slow")
+	@$(if $(ALL),,echo "make test: leaving out the tests marked slow (the chapter pages in a browser, the GPU" \
+	  "command's dry run over every chapter); make test ALL=1 runs them")
+	XLA_PYTHON_CLIENT_PREALLOCATE=false CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(if $(ALL),,-m "not slow")
 
 # Store notebooks executed top to bottom in a fresh kernel, as nbval strict expects, without per-cell timestamps
 # (e.g. make execute NB=book/06_cost.ipynb; all chapters by default).

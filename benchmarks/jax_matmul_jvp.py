@@ -12,7 +12,11 @@ interleaved, each sample ending in block_until_ready:
   tangent_custom  only C_dot of the book's rule             (2 GEMMs, 4 n^3 flops and n^2 adds)
   dispatch        one entry of A: what any jitted call costs beyond its arithmetic (no GEMM)
 
-TFLOP/s count the GEMMs' flops (the chapter's FLOPS), not the n^2 adds.
+TFLOP/s count the GEMMs' flops (the chapter's FLOPS), not the n^2 adds. For each dtype it also compiles
+tangent_custom at the largest n and records, from the compiled HLO, how many GEMMs it has and where the tangent's
+add went (benchmarks/compiled_hlo.py): "fused into a GEMM (beta = 1)" (cuBLAS accumulating into the other product),
+"fused into a GEMM" (a GEMM fusion that also adds), "separate" (its own pass over memory) or "unrecognised". The
+compiled text is kept in the JSON, to be read again later.
 
 Usage (from the repository root):
   python benchmarks/jax_matmul_jvp.py                      # default sizes for the device
@@ -28,12 +32,18 @@ import sys
 import jax
 import jax.numpy as jnp
 
+from compiled_hlo import gemm_count, tangent_add
 from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path
 
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
 
 CHAPTER = ROOT / "book" / "03_jax.ipynb"
+def compiled_tangent(chapter, n, dtype):
+    """The compiled HLO of the book's tangent at size n: its GEMM count, where its add went, and the text."""
+    args = [jnp.zeros((n, n), dtype)] * 4
+    hlo = jax.jit(chapter["tangent_custom"]).lower(*args).compile().as_text()
+    return {"n": n, "dtype": jnp.dtype(dtype).name, "gemms": gemm_count(hlo), "add": tangent_add(hlo), "hlo": hlo}
 
 
 def main(argv=None):
@@ -60,8 +70,11 @@ def main(argv=None):
     out = output_path(p, a, "jax_matmul_jvp", provenance)
 
     chapter = load_notebook_code(CHAPTER)
-    results = []
+    results, compiled = [], []
     for dtype in a.dtypes:
+        compiled.append(compiled_tangent(chapter, max(a.sizes), jnp.dtype(dtype)))
+        print(f"{dtype:9s} n={max(a.sizes):5d}  compiled tangent: {compiled[-1]['gemms']} GEMMs, "
+              f"add {compiled[-1]['add']}", flush=True)
         for row in chapter["time_run"](a.sizes, jnp.dtype(dtype), a.repeats, a.min_sample_s):
             row["precision"] = provenance["precision"]
             results.append(row)
@@ -72,7 +85,8 @@ def main(argv=None):
                   f"dispatch {m['dispatch']*1e6:.0f} us", flush=True)
     finish(provenance)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"provenance": provenance, "results": results}, indent=1) + "\n")
+    out.write_text(json.dumps({"provenance": provenance, "results": results, "compiled_tangent": compiled},
+                              indent=1) + "\n")
     print(f"wrote {out} on {provenance['device_kind']} ({provenance['platform']})")
 
 

@@ -21,7 +21,11 @@ import sys
 
 import jax
 import numpy as np
-import threadpoolctl
+
+try:  # optional: the GPU machine may lack it
+    import threadpoolctl
+except ImportError:
+    threadpoolctl = None
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "XLA_FLAGS",
@@ -56,6 +60,8 @@ def numpy_blas():
 
 def blas_runtime():
     """Each BLAS and OpenMP library loaded in this process: its API, version, threads and kernel (threadpoolctl)."""
+    if threadpoolctl is None:
+        return "threadpoolctl not installed"
     keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer", "architecture")
     return [{k: pool.get(k) for k in keys} for pool in threadpoolctl.threadpool_info()]
 
