@@ -284,9 +284,9 @@ def test_zero_dimensional_input_raises(A, B):
         matmul_jvp((A, B), (None, None))
 
 
-@pytest.mark.parametrize("dtype", [np.str_, np.bytes_, object, bool, np.int64, np.int32, np.uint8])
+@pytest.mark.parametrize("dtype", [np.str_, np.bytes_, object])
 @pytest.mark.parametrize("side", ["A", "B"])
-def test_non_floating_arrays_raise(dtype, side):
+def test_non_numeric_arrays_raise(dtype, side):
     bad = np.ones((3, 3)).astype(dtype)
     primals = (bad, np.ones((3, 3))) if side == "A" else (np.ones((3, 3)), bad)
     with pytest.raises(TypeError, match=rf"{side} has dtype {re.escape(str(bad.dtype))}"):
@@ -301,6 +301,37 @@ def test_tangent_of_another_dtype_raises(primal_dtype, tangent_dtype):
     A, B = np.ones((2, 3), primal_dtype), np.ones((3, 4), primal_dtype)
     with pytest.raises(TypeError, match=rf"B_dot has dtype {np.dtype(tangent_dtype)} but B has dtype {np.dtype(primal_dtype)}"):
         matmul_jvp((A, B), (None, np.ones((3, 4)).astype(tangent_dtype)))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize("side", ["A", "B"])
+def test_integer_primals_are_held_fixed(dtype, side):
+    """An integer or boolean primal takes only a None tangent (JAX's float0); given a tangent array it is refused."""
+    ints, floats = np.arange(9).reshape(3, 3).astype(dtype), np.linspace(-1, 1, 9).reshape(3, 3)
+    primals = (ints, floats) if side == "A" else (floats, ints)
+    tangents = (None, floats) if side == "A" else (floats, None)
+    C, C_dot = matmul_jvp(primals, tangents)
+    want = np.matmul(ints, floats) if side == "A" else np.matmul(floats, ints)
+    assert same_bits(C, want) and same_bits(C_dot, want)
+    assert same_bits(matmul_jvp_many(primals, tuple(None if t is None else t[None] for t in tangents))[1][0], want)
+    message = rf"{side} has dtype {np.dtype(dtype)}, and an integer or boolean array has no derivative"
+    with pytest.raises(TypeError, match=message):
+        matmul_jvp(primals, (floats, floats))
+    with pytest.raises(TypeError, match=message):
+        matmul_jvp_many(primals, (floats[None], floats[None]))
+
+
+@pytest.mark.parametrize("dtype_A, dtype_B", [(np.int64, np.int64), (np.uint8, np.int32), (np.bool_, np.bool_),
+                                              (np.bool_, np.int64)])
+def test_integer_products_have_no_tangent(dtype_A, dtype_B):
+    """Both factors integer or boolean, both tangents None: C_dot is None (JAX's float0), and it can be passed on."""
+    M, N = np.arange(12).reshape(3, 4).astype(dtype_A), np.arange(8).reshape(4, 2).astype(dtype_B)
+    C, C_dot = matmul_jvp((M, N), (None, None))
+    assert same_bits(C, np.matmul(M, N)) and C_dot is None
+    W, W_dot = np.linspace(-1, 1, 10).reshape(2, 5), np.linspace(1, 2, 10).reshape(2, 5)
+    assert same_bits(matmul_jvp((C, W), (C_dot, W_dot))[1], np.matmul(C, W_dot))
+    with pytest.raises(ValueError, match="both None"):  # a documented difference: matmul_jvp_many needs a stack
+        matmul_jvp_many((M, N), (None, None))
 
 
 A3, B3 = np.ones((2, 3)), np.ones((3, 2))
@@ -324,8 +355,13 @@ def test_many_rejects_bad_stacks_with_shapes_in_the_message():
         matmul_jvp_many((A, B), (np.ones((5, 3, 2)), np.ones((5, 3, 4))))
     with pytest.raises(ValueError, match=names_shapes((5, 2, 3), (4, 3, 4), (5, 3, 4))):
         matmul_jvp_many((A, B), (np.ones((5, 2, 3)), np.ones((4, 3, 4))))
-    with pytest.raises(ValueError, match=names_shapes((), (5, 3, 4)) + r".*None is not a stack"):
-        matmul_jvp_many((A, B), (None, np.ones((5, 3, 4))))
+    with pytest.raises(ValueError, match=names_shapes((5, 4, 4), (5, 3, 4)) + r".*A_dots is None"):
+        matmul_jvp_many((A, B), (None, np.ones((5, 4, 4))))
+    assert same_bits(matmul_jvp_many((A, B), (None, np.ones((5, 3, 4))))[1], np.stack([A @ np.ones((3, 4))] * 5))
+    with pytest.raises(ValueError, match="both None"):
+        matmul_jvp_many((A, B), (None, None))
+    with pytest.raises(ValueError, match=r"A_dots has shape \(\).*must have shape \(k, 2, 3\)"):  # no k to read
+        matmul_jvp_many((A, B), (np.float64(1.0), None))
     with pytest.raises(ValueError, match=names_shapes((2, 3), (3,))):
         matmul_jvp_many((A, np.ones(3)), (np.ones((1, 2, 3)), np.ones((1, 3))))
 
