@@ -39,6 +39,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
 
 CHAPTER = ROOT / "book" / "03_jax.ipynb"
+
+
 def compiled_tangent(chapter, n, dtype):
     """The compiled HLO of the book's tangent at size n: its GEMM count, where its add went, and the text."""
     args = [jnp.zeros((n, n), dtype)] * 4

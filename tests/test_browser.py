@@ -6,8 +6,9 @@ request that leaves the local server is refused and counted as an error. axe-cor
 axe-playwright-python, runs every rule tagged WCAG 2.1 A or AA on each load. A screenshot of each page, light and
 dark, goes to _build/screenshots/ beside the HTML, for a person to look at.
 
-`make test` runs these on the markdown pages, and `make test ALL=1` on every page, when Chromium is installed (CHROMIUM names another browser). When the browser or a
-package is missing they skip, saying which; with REQUIRE_BROWSER_TESTS=1 (as in .ci/run) they fail instead.
+`make test` runs these on the markdown pages, and `make test ALL=1` on every page, when Chromium is installed
+(CHROMIUM names another browser). When the browser or a package is missing they skip, saying which; with
+REQUIRE_BROWSER_TESTS=1 (as in .ci/run) they fail instead.
 """
 import functools
 import http.server
