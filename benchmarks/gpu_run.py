@@ -106,7 +106,7 @@ def main(argv=None):
                                             "--out", str(out / "jax_matmul_jvp_default.json"), "--force"], 120),
         ("JVP timings, precision highest", [py, jvp, "--sizes", *map(str, sizes["jvp"]), *sizes["jvp_args"],
                                             "--dtypes", "float32", "--precision", "highest",
-                                            "--out", str(out / "jax_matmul_jvp_highest.json"), "--force"], 90),
+                                            "--out", str(out / "jax_matmul_jvp_highest.json"), "--force"], 150),
         ("notebooks", [py, str(HERE / "run_notebooks.py"), *(str(nb.resolve()) for nb in a.notebooks),
                        "--timeout", "120", "--json", str(out / "notebooks.json")], DEADLINE_S),
     ]

@@ -77,19 +77,26 @@ def main(argv=None):
         compiled.append(compiled_tangent(chapter, max(a.sizes), jnp.dtype(dtype)))
         print(f"{dtype:9s} n={max(a.sizes):5d}  compiled tangent: {compiled[-1]['gemms']} GEMMs, "
               f"add {compiled[-1]['add']}", flush=True)
-        for row in chapter["time_run"](a.sizes, jnp.dtype(dtype), a.repeats, a.min_sample_s):
+        for n in a.sizes:  # one size at a time, the file rewritten after each: a run stopped early keeps its rows
+            row, = chapter["time_run"]([n], jnp.dtype(dtype), a.repeats, a.min_sample_s)
             row["precision"] = provenance["precision"]
             results.append(row)
+            write(out, provenance, results, compiled)
             m, t = row["median_s"], row["tflops"]
             print(f"{dtype:9s} n={row['n']:5d}  primal {m['primal']*1e3:9.3f} ms {t['primal']:8.3f} TFLOP/s  "
                   f"jvp/primal {m['jvp_custom']/m['primal']:5.2f} (custom) {m['jvp_jax']/m['primal']:5.2f} (jax)  "
                   f"custom/jax {row['median_ratio_jvp_custom_over_jvp_jax']:.3f}  "
                   f"dispatch {m['dispatch']*1e6:.0f} us", flush=True)
     finish(provenance)
+    write(out, provenance, results, compiled)
+    print(f"wrote {out} on {provenance['device_kind']} ({provenance['platform']})")
+
+
+def write(out, provenance, results, compiled):
+    """The JSON file: provenance, one row per (dtype, n) measured so far, and the compiled tangents."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"provenance": provenance, "results": results, "compiled_tangent": compiled},
                               indent=1) + "\n")
-    print(f"wrote {out} on {provenance['device_kind']} ({provenance['platform']})")
 
 
 if __name__ == "__main__":
