@@ -9,8 +9,9 @@ simulation it is to be compared with:
 
   float32 default                   jax.jvp of jnp.matmul at JAX's default precision (TF32 on recent NVIDIA GPUs)
   float32 highest                   the same at precision="highest" (true float32 products)
-  simulated TF32 inputs, nearest    float32 inputs shortened to TF32 (rounded, or truncated), exact arithmetic:
-  simulated TF32 inputs, truncate     what "float32 default" is on a GPU that uses TF32
+  simulated TF32 inputs, nearest    float32 inputs shortened to TF32 (rounded with ties away from zero, rounded
+  simulated TF32 inputs, even         with ties to even, or truncated), exact arithmetic: what "float32 default"
+  simulated TF32 inputs, truncate     is on a GPU that uses TF32
   bfloat16 data, jax.jvp            jax.jvp of the book's matmul on the inputs rounded to bfloat16
   simulated bfloat16 data, exact arithmetic           the rounded data alone: a floor for "bfloat16 data, jax.jvp"
   simulated bfloat16 data, products and sum rounded   each product and the sum rounded to bfloat16 too
@@ -57,7 +58,7 @@ def tangent_errors(chapter, n, seed):
     args16 = [x.astype(jnp.bfloat16) for x in args32]
     errors["bfloat16 data, jax.jvp"] = rel_err(jax.jit(lambda *a: jax.jvp(chapter["matmul"], a[:2], a[2:])[1])(*args16),
                                                exact)
-    for mode in ("nearest", "truncate"):
+    for mode in ("nearest", "even", "truncate"):
         S = [chapter["shorten"](x, SIMULATED_TF32_DROP, mode) for x in (A, B, A_dot, B_dot)]
         errors[f"simulated TF32 inputs, {mode}"] = rel_err(S[2] @ S[1] + S[0] @ S[3], exact)
     r = chapter["round_bf16"]
