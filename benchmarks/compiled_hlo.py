@@ -48,6 +48,11 @@ def backend_config(rest):
         return {}
 
 
+def is_gemm_call(i):
+    """Whether a parsed instruction is a custom call to a GEMM library."""
+    return i["op"] == "custom-call" and bool(i["target"]) and bool(GEMM_TARGET.search(i["target"]))
+
+
 def tangent_add(hlo):
     """Where the compiled tangent adds its two products (see the module's docstring)."""
     computations, entry = parse(hlo)
@@ -56,8 +61,10 @@ def tangent_add(hlo):
         body = computations.get(name, {"instructions": {}})["instructions"].values()
         return any(i["op"] == "dot" or is_gemm_call(i) or (i["calls"] and has_dot(i["calls"])) for i in body)
 
-    def is_gemm_call(i):
-        return i["op"] == "custom-call" and bool(i["target"]) and bool(GEMM_TARGET.search(i["target"]))
+    def adds_two_gemms(computation, operands):
+        """Whether every operand of an add is computed by a GEMM."""
+        producers = [producer(computation, operand)[1] for operand in operands]
+        return len(producers) == 2 and all(p is not None and is_gemm(p) for p in producers)
 
     def is_gemm(i):
         return i["op"] == "dot" or is_gemm_call(i) or (i["op"] == "fusion" and has_dot(i["calls"]))
@@ -91,16 +98,16 @@ def tangent_add(hlo):
         body = computations[out["calls"]]
         _, last = producer(out["calls"], body["root"])
         if last is not None and last["op"] == "add":
-            return "fused into a GEMM" if has_dot(out["calls"]) else "separate"
+            if has_dot(out["calls"]):
+                return "fused into a GEMM"
+            return "separate" if adds_two_gemms(computation, out["operands"]) else "unrecognised"
         return "unrecognised"
     if out["op"] == "add":
-        producers = [producer(computation, operand)[1] for operand in out["operands"]]
-        return "separate" if all(p is not None and is_gemm(p) for p in producers) else "unrecognised"
+        return "separate" if adds_two_gemms(computation, out["operands"]) else "unrecognised"
     return "unrecognised"
 
 
 def gemm_count(hlo):
     """GEMMs in the text: dots (in any computation) and custom calls to a GEMM library."""
     computations, _ = parse(hlo)
-    return sum(i["op"] == "dot" or bool(i["op"] == "custom-call" and i["target"] and GEMM_TARGET.search(i["target"]))
-               for c in computations.values() for i in c["instructions"].values())
+    return sum(i["op"] == "dot" or is_gemm_call(i) for c in computations.values() for i in c["instructions"].values())

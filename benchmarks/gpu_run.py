@@ -90,7 +90,10 @@ def main(argv=None):
     py, jvp, record = sys.executable, str(HERE / "jax_matmul_jvp.py"), {"steps": []}
     run_step("device", [py, "-c", DEVICE_CODE, str(out / "device.json")], 60, record, out)
     device = json.loads((out / "device.json").read_text()) if (out / "device.json").exists() else {}
-    record["backend"] = device.get("platform", "unknown")
+    if not device:
+        print("the device step wrote no device.json: stopping rather than guessing the backend", flush=True)
+        return 2
+    record["backend"] = device["platform"]
     if (device.get("gpu") or {}).get("gpus") and record["backend"] != "gpu":
         print(f"nvidia-smi lists a GPU but JAX runs on {record['backend']!r}: is JAX's CUDA plugin installed? "
               "Stopping rather than measuring the CPU.", flush=True)

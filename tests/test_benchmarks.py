@@ -83,9 +83,7 @@ def passing(tmp_path_factory):
 def dry_run(tmp_path_factory, passing):
     """gpu_run.py's dry run on the CPU over the small passing notebook: (folder, process)."""
     out = tmp_path_factory.mktemp("dry_run") / "out"
-    proc = run("gpu_run.py", out, "--notebooks", passing[0], timeout=600)
-    check_dry_run(out, proc, [passing[0]])
-    return out, proc
+    return out, run("gpu_run.py", out, "--notebooks", passing[0], timeout=600)
 
 
 def check_dry_run(out, proc, notebooks):
@@ -173,6 +171,12 @@ HLO = {
     f"  ROOT %add.1 = {F} add(%dot.1, %dot.2)\n}}\n",
     "unrecognised": ENTRY + f"  ROOT %m = {F} multiply(%a, %b)\n}}\n",
 }
+# The form the H200 run wrote: two cuBLAS calls, then the add in a loop fusion of its own.
+WRAPPED_ADD = (f"%wrapped_add_computation (q0: {F}, q1: {F}) -> {F} {{\n  ROOT %add.0 = {F} add(%q0, %q1)\n}}\n\n"
+               + ENTRY + "  " + GEMM_CALL.format(name="g1", F=F, args="%c, %b", beta=0) + "\n"
+               + "  " + GEMM_CALL.format(name="g2", F=F, args="%a, %d", beta=0) + "\n"
+               f"  %p1 = {F} get-tuple-element(%g1), index=0\n  %p2 = {F} get-tuple-element(%g2), index=0\n"
+               f"  ROOT %wrapped_add = {F} fusion(%p1, %p2), kind=kLoop, calls=%wrapped_add_computation\n}}\n")
 
 
 @pytest.mark.parametrize("where", sorted(HLO))
@@ -181,6 +185,13 @@ def test_compiled_hlo_tells_where_the_add_went(where):
     from compiled_hlo import gemm_count, tangent_add
     assert tangent_add(HLO[where]) == where
     assert gemm_count(HLO[where]) == (0 if where == "unrecognised" else 2)
+
+
+def test_an_add_fusion_is_separate_only_over_two_gemms():
+    sys.path.insert(0, str(BENCHMARKS))
+    from compiled_hlo import tangent_add
+    assert tangent_add(WRAPPED_ADD) == "separate"
+    assert tangent_add(WRAPPED_ADD.replace('"__cublas$gemm"', '"__some$kernel"')) == "unrecognised"
 
 
 def test_tangent_error_orders_the_formats(dry_run):
@@ -294,8 +305,8 @@ def test_a_missing_notebook_is_named(tmp_path):
     assert proc.returncode == 2 and "no such notebook" in proc.stderr and "nowhere.ipynb" in proc.stderr
 
 
-def test_gpu_run_dry_run_on_one_small_notebook(dry_run):
-    assert "notebooks: exit status 0" in dry_run[1].stdout
+def test_gpu_run_dry_run_on_one_small_notebook(dry_run, passing):
+    check_dry_run(*dry_run, [passing[0]])
 
 
 @pytest.mark.slow
