@@ -1,7 +1,8 @@
 """Tests of benchmarks/: the timing scripts, the notebook runner that needs no Jupyter, and the GPU command.
 
-- cost_table.py runs at tiny sizes, writes JSON with its provenance to the current folder, and refuses to replace a
-  file without --force; every script runs the chapters' own code (cells tagged `export`), never a copy of it.
+- cost_table.py and machine_limits.py run at tiny sizes, write JSON with their provenance to the current folder,
+  and refuse to replace a file without --force; every script runs the chapters' own code (cells tagged `export`),
+  never a copy of it.
 - run_notebooks.py runs small notebooks written here: passing, failing, raising as tagged, refusing IPython syntax.
 - gpu_run.py does its dry run on the CPU: over one small notebook in every `make test`, and over every chapter in
   the test marked slow (`make test ALL=1`), the only test that executes the chapters a second time. Its files
@@ -316,3 +317,33 @@ def test_gpu_run_dry_run_over_every_chapter(tmp_path):
     proc = run("gpu_run.py", out, timeout=900)
     check_dry_run(out, proc, NOTEBOOKS)
     print(proc.stdout)
+
+
+TINY_LIMITS = ["--sizes", "8", "--repeats", "2", "--min-sample-s", "0.001", "--stream-mib", "1", "--stream-repeats", "2"]
+
+
+def test_machine_limits_replaces_a_stale_file_with_force(tmp_path):
+    """machine_limits.py at tiny sizes: the bandwidth, the estimated peak and the beta = 1 timings, with provenance.
+
+    One run, with --force over a stale file; the refusal without it is provenance.output_path's, tested above with
+    cost_table.py, and the next test checks that this script asks it before measuring anything."""
+    out = tmp_path / "machine_limits_cpu.json"
+    out.write_text("stale")
+    proc = run("machine_limits.py", *TINY_LIMITS, "--force", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    prov = data["provenance"]
+    assert PROVENANCE | TIMINGS <= prov.keys() and prov["code"]["chapter"] == "book/06_cost.ipynb"
+    assert prov["command"].startswith("machine_limits.py") and "--force" in prov["command"]
+    assert prov["peak_estimate"] is None or {"cores", "gflops_float64_per_core"} <= prov["peak_estimate"].keys()
+    assert any(pool["user_api"] == "blas" for pool in prov["blas_runtime"])
+    assert set(data["bandwidth_bytes_per_s"]) == {"copy", "add"} and min(data["bandwidth_bytes_per_s"].values()) > 0
+    (row,) = data["results"]
+    forms = {"rule (SciPy)", "beta = 1 (SciPy)", "rule (NumPy)", "primal (SciPy)", "add pass"}
+    assert row["n"] == 8 and all(set(row[key]) == forms for key in ("median_ratio_to_rule_scipy", "median_s", "fastest_s"))
+    assert row["median_ratio_to_rule_scipy"]["rule (SciPy)"] == 1 and "bandwidth" in proc.stdout
+
+
+def test_machine_limits_loads_the_chapters_code_and_copies_none_of_it(monkeypatch):
+    monkeypatch.setitem(CHAPTERS, "machine_limits.py", ROOT / "book" / "06_cost.ipynb")
+    test_scripts_load_the_chapters_code_and_copy_none_of_it("machine_limits.py")

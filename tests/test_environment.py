@@ -16,7 +16,7 @@ LOCK = ROOT / "requirements.txt"
 BINDER_LOCK = ROOT / "binder" / "requirements.txt"
 # The package that provides each third-party module a notebook imports. A new import needs a line here and
 # its package in binder/requirements.in (then `make lock`).
-NOTEBOOK_IMPORTS = {"jax": "jax", "matplotlib": "matplotlib", "numpy": "numpy"}
+NOTEBOOK_IMPORTS = {"jax": "jax", "matplotlib": "matplotlib", "numpy": "numpy", "scipy": "scipy"}
 KERNEL = "ipykernel"
 
 
