@@ -19,14 +19,14 @@ thread pool; the script refuses to replace an existing file unless told to (--fo
     OPENBLAS_NUM_THREADS=1 python benchmarks/cost_table.py --repeats 15 --out book/data/cost_table_cpu.json --force
 """
 import argparse
-import json
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path
+from provenance import (ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path, timing_rows,
+                        write_json)
 
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
@@ -87,13 +87,8 @@ def main(argv=None):
     families = chapter["timed_families"](jnp.dtype(args.jax_dtype))
     table = chapter["measure"](args.sizes, args.repeats, families, args.min_sample_s)
     finish(provenance)
-    results = [{"n": n,
-                "median_ratio_to_primal": {k: table[n][k][0] for k in flop_count},
-                "median_s": {k: table[n][k][1] for k in flop_count},
-                "fastest_s": {k: table[n][k][2] for k in flop_count}} for n in args.sizes]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"provenance": provenance, "flop_count_primals": flop_count,
-                               "results": results}, indent=1) + "\n")
+    results = timing_rows(table, flop_count, "median_ratio_to_primal")
+    write_json(out, provenance=provenance, flop_count_primals=flop_count, results=results)
     print_summary(provenance, flop_count, results)
     print(f"wrote {out}")
 

@@ -26,14 +26,13 @@ only with --force (e.g. --out book/data/jax_matmul_jvp_cpu.json --force). Proven
 threads, load, versions, code; on a GPU the driver, CUDA, clocks and power) is recorded with the results.
 """
 import argparse
-import json
 import sys
 
 import jax
 import jax.numpy as jnp
 
 from compiled_hlo import gemm_count, tangent_add
-from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path
+from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path, write_json
 
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
@@ -94,9 +93,7 @@ def main(argv=None):
 
 def write(out, provenance, results, compiled):
     """The JSON file: provenance, one row per (dtype, n) measured so far, and the compiled tangents."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"provenance": provenance, "results": results, "compiled_tangent": compiled},
-                              indent=1) + "\n")
+    write_json(out, provenance=provenance, results=results, compiled_tangent=compiled)
 
 
 if __name__ == "__main__":

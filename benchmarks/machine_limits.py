@@ -19,12 +19,12 @@ the script refuses to replace an existing file unless told to (--force):
     OPENBLAS_NUM_THREADS=1 python benchmarks/machine_limits.py --out book/data/machine_limits_cpu.json --force
 """
 import argparse
-import json
 import sys
 
 import numpy as np
 
-from provenance import ROOT, add_output_options, blas_runtime, finish, jax_provenance, machine_provenance, output_path
+from provenance import (ROOT, add_output_options, blas_runtime, finish, jax_provenance, machine_provenance, output_path,
+                        timing_rows, write_json)
 
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
@@ -58,13 +58,8 @@ def main(argv=None):
     forms = chapter["BETA1_TIMED"]
     table = chapter["measure"](args.sizes, args.repeats, [(forms, np.asarray)], args.min_sample_s)
     finish(provenance)
-    results = [{"n": n,
-                "median_ratio_to_rule_scipy": {k: table[n][k][0] for k in forms},
-                "median_s": {k: table[n][k][1] for k in forms},
-                "fastest_s": {k: table[n][k][2] for k in forms}} for n in args.sizes]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"provenance": provenance, "bandwidth_bytes_per_s": bandwidth, "results": results},
-                              indent=1) + "\n")
+    results = timing_rows(table, forms, "median_ratio_to_rule_scipy")
+    write_json(out, provenance=provenance, bandwidth_bytes_per_s=bandwidth, results=results)
 
     print(f"{provenance['cpu_model']}, {provenance['cpu_count']} CPUs; {provenance['load']}")
     print("bandwidth (bytes read + written, median): "

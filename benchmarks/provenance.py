@@ -11,6 +11,7 @@ state and power. `jax_provenance()` adds the JAX device the run used; `finish(pr
 import datetime
 import hashlib
 import importlib.metadata
+import json
 import os
 import pathlib
 import platform
@@ -175,6 +176,20 @@ def output_path(parser, args, stem, provenance):
     if out.exists() and not args.force:
         parser.error(f"{out} exists; pass --force to replace it (or --out another file)")
     return out
+
+
+def write_json(out, **sections):
+    """One JSON file of the sections in the order given (provenance first), its folder created if missing."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(sections, indent=1) + "\n")
+
+
+def timing_rows(table, names, ratio_key):
+    """Rows of a measured table {n: {name: (median ratio, median s, fastest s)}} for the JSON file, in size order."""
+    return [{"n": n,
+             ratio_key: {k: table[n][k][0] for k in names},
+             "median_s": {k: table[n][k][1] for k in names},
+             "fastest_s": {k: table[n][k][2] for k in names}} for n in sorted(table)]
 
 
 def finish(provenance):

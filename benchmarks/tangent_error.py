@@ -22,14 +22,13 @@ The output defaults to tangent_error_<device kind>.json in the current folder; a
 with --force. Provenance as for the other benchmarks (benchmarks/provenance.py).
 """
 import argparse
-import json
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path
+from provenance import ROOT, add_output_options, finish, jax_provenance, machine_provenance, output_path, write_json
 
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_code import load_notebook_code  # noqa: E402  (the loader the tests use)
@@ -88,8 +87,7 @@ def main(argv=None):
         results.append({"n": n, "relative_error": errors})
         print(f"n={n:5d}  " + "  ".join(f"{name} {err:.2e}" for name, err in errors.items()), flush=True)
     finish(provenance)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"provenance": provenance, "results": results}, indent=1) + "\n")
+    write_json(out, provenance=provenance, results=results)
     print(f"wrote {out} on {provenance['device_kind']} ({provenance['platform']})")
 
 
